@@ -1,0 +1,102 @@
+"""Turning review text into token ids, exactly as the saved model does.
+
+The vectorizer is a Keras `TextVectorization` layer that lives inside the saved
+model, so a model always tokenizes the way it did when it was trained.
+
+About `<br />`: IMDB reviews mark their line breaks with HTML `<br />` tags.
+Keras' default standardization strips the punctuation around them and leaves
+the word "br", which becomes one of the most frequent tokens in the vocabulary
+while saying nothing about sentiment. `standardize_review` replaces every
+`<br>`-style tag with a space first, then lowercases and strips punctuation the
+way Keras' default does. `python -m core.data_report` measures how often
+the tag occurs and where "br" would rank otherwise.
+"""
+
+import re
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import layers
+
+PADDING_ID = 0
+UNKNOWN_ID = 1
+UNKNOWN_TOKEN = "[UNK]"
+
+# The characters Keras' "lower_and_strip_punctuation" removes.
+_PUNCTUATION_PATTERN = r"[!\"#$%&()\*\+,\-\./:;<=>?@\[\\\]^_`{|}~']"
+_LINE_BREAK_PATTERN = r"<\s*br\s*/?\s*>"
+
+
+@keras.saving.register_keras_serializable(package="gru_lab")
+def standardize_review(text):
+    """Lowercase, replace `<br />` tags with spaces, strip punctuation."""
+    text = tf.strings.lower(text, encoding="utf-8")
+    text = tf.strings.regex_replace(text, "(?i)" + _LINE_BREAK_PATTERN, " ")
+    return tf.strings.regex_replace(text, _PUNCTUATION_PATTERN, "")
+
+
+def standardize_in_python(text: str) -> str:
+    """The same standardization in plain Python, for display and checks.
+
+    Equal to `standardize_review` for ordinary text; `split_words` is the
+    exact one, through the same TensorFlow ops the vectorizer runs.
+    """
+    text = text.lower()
+    text = re.sub(_LINE_BREAK_PATTERN, " ", text, flags=re.IGNORECASE)
+    return re.sub(_PUNCTUATION_PATTERN, "", text)
+
+
+def split_words(review: str) -> tuple[str, list[str]]:
+    """The standardized review and its words, exactly as the vectorizer sees them."""
+    standardized = standardize_review(tf.constant([review]))
+    words = tf.strings.split(standardized)[0].numpy()
+    return (
+        standardized.numpy()[0].decode("utf-8", errors="replace"),
+        [word.decode("utf-8", errors="replace") for word in words],
+    )
+
+
+def build_vectorizer(
+    vocab_size: int, sequence_length: int, name: str = "text_vectorization"
+) -> layers.TextVectorization:
+    """An un-adapted vectorizer: `vocab_size` words, output cut or padded."""
+    return layers.TextVectorization(
+        max_tokens=vocab_size,
+        output_mode="int",
+        output_sequence_length=sequence_length,
+        standardize=standardize_review,
+        name=name,
+    )
+
+
+def adapt_vectorizer(
+    vocab_size: int, sequence_length: int, texts, batch_size: int = 1024
+) -> layers.TextVectorization:
+    """A vectorizer whose vocabulary is learnt from `texts` (training only)."""
+    vectorizer = build_vectorizer(vocab_size, sequence_length)
+    dataset = tf.data.Dataset.from_tensor_slices(np.asarray(texts, dtype=object))
+    vectorizer.adapt(dataset.batch(batch_size))
+    return vectorizer
+
+
+def vectorize(vectorizer: layers.TextVectorization, texts, batch_size: int = 2048):
+    """Token ids of `texts` as an int32 array (len(texts), sequence_length)."""
+    texts = np.asarray(texts, dtype=object)
+    chunks = [
+        np.asarray(vectorizer(tf.constant(texts[start : start + batch_size])))
+        for start in range(0, len(texts), batch_size)
+    ]
+    if not chunks:
+        length = vectorizer.get_config()["output_sequence_length"]
+        return np.zeros((0, length), dtype=np.int32)
+    return np.concatenate(chunks).astype(np.int32)
+
+
+def sequence_lengths(token_ids: np.ndarray) -> np.ndarray:
+    """Number of tokens before the padding, per row (post-padded ids)."""
+    nonzero = token_ids != PADDING_ID
+    # position of the last real token + 1; rows of only padding give 0
+    reversed_first = np.argmax(nonzero[:, ::-1], axis=1)
+    lengths = token_ids.shape[1] - reversed_first
+    return np.where(nonzero.any(axis=1), lengths, 0).astype(np.int32)

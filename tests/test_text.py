@@ -1,0 +1,50 @@
+"""Standardization and vectorization as the model does them."""
+
+import numpy as np
+import tensorflow as tf
+
+from core import text
+
+
+def test_line_break_tags_become_spaces_not_the_word_br():
+    review = "Great acting.<br /><br />Poor plot<BR>and <br/>ending"
+    standardized = text.standardize_review(tf.constant([review])).numpy()[0].decode()
+    assert "br" not in standardized.split()
+    assert standardized.split() == "great acting poor plot and ending".split()
+
+
+def test_python_standardization_matches_the_graph():
+    reviews = [
+        "It's <br />GREAT!!! 10/10 - would watch again...",
+        "Ünïcödé and emoji 🎬 stay; \"quotes\" & (parens) go",
+        "<script>alert(1)</script>",
+    ]
+    graph = text.standardize_review(tf.constant(reviews)).numpy()
+    for review, expected in zip(reviews, graph):
+        assert text.standardize_in_python(review) == expected.decode()
+
+
+def test_vectorize_pads_and_cuts_to_the_sequence_length():
+    vectorizer = text.adapt_vectorizer(50, 5, ["a b c d e f g", "a b"])
+    ids = text.vectorize(vectorizer, ["a b", "a b c d e f g", "zzz"])
+    assert ids.shape == (3, 5)
+    assert list(ids[0][2:]) == [0, 0, 0]
+    assert text.PADDING_ID not in ids[1]
+    assert ids[2][0] == text.UNKNOWN_ID
+    np.testing.assert_array_equal(text.sequence_lengths(ids), [2, 5, 1])
+
+
+def test_sequence_lengths_of_only_padding_is_zero():
+    assert list(text.sequence_lengths(np.zeros((2, 4), dtype=np.int32))) == [0, 0]
+
+
+def test_split_words_matches_the_vectorizer_on_odd_text():
+    reviews = ["Ünïcödé\u00a0and\ttabs<br/>ЁЖИК 😀 ok", "", "   ", "<b>bold</b>"]
+    vectorizer = text.adapt_vectorizer(100, 20, reviews)
+    vocabulary = vectorizer.get_vocabulary()
+    for review in reviews:
+        _, words = text.split_words(review)
+        ids = text.vectorize(vectorizer, [review])[0]
+        expected = [vocabulary.index(w) if w in vocabulary else 1 for w in words]
+        assert list(ids[: len(words)]) == expected
+        assert not ids[len(words) :].any()
