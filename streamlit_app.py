@@ -12,8 +12,10 @@ from pages import common
 
 HERE = pathlib.Path(__file__).parent
 
-# (file, title, icon); a page is listed only once its file exists.
+# (file, title, icon); a page is listed only once its file exists. The first
+# is the default page, served at the app's root URL.
 PAGES = [
+    ("pages/home.py", "Home", ":material/home:"),
     ("pages/playground.py", "Playground", ":material/edit_note:"),
     ("pages/architecture.py", "Architecture", ":material/account_tree:"),
     ("pages/train.py", "Train", ":material/model_training:"),

@@ -38,6 +38,7 @@ class Hyperparameters:
     train_size: int = 25_000  # training reviews used, validation split included
     validation_fraction: float = 0.2  # share of train_size held out for validation
     length_bucketing: bool = True  # batches of similar length, trimmed (fast path)
+    weight_averaging: bool = False  # validate and keep a moving average of weights
     seed: int = 42  # split, subset, shuffling and weight initialisation
 
     def __post_init__(self) -> None:
@@ -134,6 +135,7 @@ def validate(hp: Hyperparameters) -> None:
     _check_int("train_size", hp.train_size, 20, 25_000)
     _check_float("validation_fraction", hp.validation_fraction, 0.0, 0.5, open_low=True)
     _check_bool("length_bucketing", hp.length_bucketing)
+    _check_bool("weight_averaging", hp.weight_averaging)
     _check_int("seed", hp.seed, 0, 2**31 - 1)
     if hp.validation_size < 2 or hp.fit_size < 2:
         raise ValueError(
@@ -145,8 +147,10 @@ def validate(hp: Hyperparameters) -> None:
 
 
 PRESETS: dict[str, Hyperparameters] = {
-    # The course lab's model and recipe, on all 25,000 training reviews.
-    "lab": Hyperparameters(),
+    # The course lab's model and hyperparameters on all 25,000 training
+    # reviews, with 10% held out for early stopping and the weights averaged
+    # over the last ~100 steps: the recipe of the shipped model.
+    "lab": Hyperparameters(validation_fraction=0.1, weight_averaging=True),
     # The lab's architecture on a balanced 4,000-review subset for 3 epochs:
     # about a minute and a half on a 2-core CPU, good for watching curves grow.
     "classroom": Hyperparameters(train_size=4_000, epochs=3, patience=1),

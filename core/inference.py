@@ -20,6 +20,12 @@ from core import text
 # a pasted book from stalling the page.
 MAX_TEXT_CHARS = 100_000
 
+# What fills a slot of `Tokenized.slot_kinds`.
+SLOT_PADDING = 0  # a padding 0 after the review's last token
+SLOT_UNKNOWN = 1  # a word outside the vocabulary: [UNK], id 1
+SLOT_WORD = 2  # a word of the vocabulary
+SLOT_CUT = 3  # a token after the first sequence_length: never read
+
 
 @dataclasses.dataclass(frozen=True)
 class Tokenized:
@@ -36,6 +42,26 @@ class Tokenized:
     def length(self) -> int:
         """Tokens the model reads (at most sequence_length)."""
         return int(min(len(self.ids), len(self.sequence)))
+
+    @property
+    def padded_slots(self) -> int:
+        """Slots of the sequence filled with padding zeros."""
+        return len(self.sequence) - self.length
+
+    @property
+    def cut_tokens(self) -> int:
+        """Tokens after the first sequence_length, which the model never reads."""
+        return max(len(self.ids) - len(self.sequence), 0)
+
+    def slot_kinds(self) -> np.ndarray:
+        """SLOT_* of every slot of the sequence, then of every token cut."""
+        kinds = np.full(len(self.sequence) + self.cut_tokens, SLOT_PADDING)
+        read = self.ids[: self.length]
+        kinds[: self.length] = np.where(
+            read == text.UNKNOWN_ID, SLOT_UNKNOWN, SLOT_WORD
+        )
+        kinds[len(self.sequence) :] = SLOT_CUT
+        return kinds
 
 
 class Predictor:

@@ -72,10 +72,26 @@ def token_model(model: keras.Model) -> keras.Model:
     return keras.Model(token_ids, probability, name="gru_lab_token_classifier")
 
 
-def compile_for_training(model: keras.Model, learning_rate: float) -> None:
-    """Adam and binary cross-entropy, as in the lab."""
+# How much of the weights' moving average each step keeps (about the last
+# hundred steps count), when weight averaging is on.
+EMA_MOMENTUM = 0.99
+
+
+def compile_for_training(
+    model: keras.Model, learning_rate: float, weight_averaging: bool = False
+) -> None:
+    """Adam and binary cross-entropy, as in the lab.
+
+    With `weight_averaging`, Adam also keeps an exponential moving average of
+    the weights (Polyak averaging); `core.training` validates and keeps that
+    average instead of the last step's weights.
+    """
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+        optimizer=keras.optimizers.Adam(
+            learning_rate=learning_rate,
+            use_ema=weight_averaging,
+            ema_momentum=EMA_MOMENTUM,
+        ),
         loss="binary_crossentropy",
         metrics=["accuracy"],
     )

@@ -26,6 +26,11 @@ UNKNOWN_TOKEN = "[UNK]"
 # The characters Keras' "lower_and_strip_punctuation" removes.
 _PUNCTUATION_PATTERN = r"[!\"#$%&()\*\+,\-\./:;<=>?@\[\\\]^_`{|}~']"
 _LINE_BREAK_PATTERN = r"<\s*br\s*/?\s*>"
+# Characters Python's `str.splitlines` breaks on but TensorFlow's whitespace
+# split does not (NEL, file/group/record separators, Unicode line and
+# paragraph separators). A word containing one would split in two when Keras
+# reads the saved vocabulary back, so they become spaces.
+_LINE_SEPARATOR_PATTERN = "[\x1c\x1d\x1e\x85\u2028\u2029]"
 
 
 @keras.saving.register_keras_serializable(package="gru_lab")
@@ -33,6 +38,7 @@ def standardize_review(text):
     """Lowercase, replace `<br />` tags with spaces, strip punctuation."""
     text = tf.strings.lower(text, encoding="utf-8")
     text = tf.strings.regex_replace(text, "(?i)" + _LINE_BREAK_PATTERN, " ")
+    text = tf.strings.regex_replace(text, _LINE_SEPARATOR_PATTERN, " ")
     return tf.strings.regex_replace(text, _PUNCTUATION_PATTERN, "")
 
 
@@ -44,6 +50,7 @@ def standardize_in_python(text: str) -> str:
     """
     text = text.lower()
     text = re.sub(_LINE_BREAK_PATTERN, " ", text, flags=re.IGNORECASE)
+    text = re.sub(_LINE_SEPARATOR_PATTERN, " ", text)
     return re.sub(_PUNCTUATION_PATTERN, "", text)
 
 

@@ -42,6 +42,23 @@ def keep_keras_state_between_reruns() -> None:
         script_runner._clean_problem_modules = clean_without_keras
 
 
+def leave_legacy_pages_mode() -> None:
+    """Make sure every run goes through `streamlit_app.py`'s navigation.
+
+    Because the page files live in a folder named `pages/`, Streamlit starts
+    each server in its older multipage mode, where the very first run of a
+    page-URL runs that file on its own (no shared sidebar, a page list made
+    from every file in the folder) until some run calls `st.navigation`. When
+    that happens, switch the mode off and start the run again through the
+    app's navigation.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 # Data ----------------------------------------------------------------------
 
 
@@ -180,3 +197,8 @@ def show_code(*functions) -> None:
             path = pathlib.Path(inspect.getsourcefile(function)).name
             st.caption(f"`{function.__module__}.{function.__qualname__}` ({path})")
             st.code(inspect.getsource(function), language="python")
+
+
+# Runs on the first import in every process: a no-op once the app's own
+# navigation is in charge, and outside a Streamlit server.
+leave_legacy_pages_mode()

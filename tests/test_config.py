@@ -17,7 +17,9 @@ def test_defaults_are_the_labs_values():
     )
     assert hp.cell == "gru" and hp.bidirectional and hp.dropout_rate == 0.5
     assert (hp.learning_rate, hp.batch_size, hp.epochs) == (1e-3, 64, 10)
-    assert preset("lab") == hp
+    # The lab preset keeps all of them and changes only the recipe around them.
+    lab = preset("lab")
+    assert lab == hp.with_changes(validation_fraction=0.1, weight_averaging=True)
 
 
 def test_presets_are_valid_and_named():

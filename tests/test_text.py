@@ -48,3 +48,16 @@ def test_split_words_matches_the_vectorizer_on_odd_text():
         expected = [vocabulary.index(w) if w in vocabulary else 1 for w in words]
         assert list(ids[: len(words)]) == expected
         assert not ids[len(words) :].any()
+
+
+def test_words_with_unicode_line_separators_survive_saving(tmp_path):
+    import keras
+
+    reviews = ["one\x85two three\u2028four", "five\x1csix seven\u2029eight"]
+    vectorizer = text.adapt_vectorizer(100, 10, reviews)
+    vocabulary = vectorizer.get_vocabulary()
+    assert {"one", "two", "four", "six", "eight"} <= set(vocabulary)
+    review = keras.Input(shape=(), dtype="string")
+    keras.Model(review, vectorizer(review)).save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
+    assert loaded.layers[1].get_vocabulary() == vocabulary
