@@ -111,7 +111,27 @@ class ReviewBatches(keras.utils.PyDataset):
         ]
         if self.shuffle:
             self._rng.shuffle(batches)
+        if self.bucketing:
+            self._lead_with_two_widths(batches)
         return batches
+
+    def _lead_with_two_widths(self, batches: list[np.ndarray]) -> None:
+        """Make the first two batches differ in width wherever widths differ.
+
+        Keras reads a PyDataset's input shape from its first two batches: if
+        both had the same width, every later batch would have to match it and
+        `fit` would fail on the first narrower one (5-7% of seeds on the IMDB
+        reviews). Swapping one batch forward keeps the order random.
+        """
+        if len(batches) < 3:
+            return
+        first_width = self.lengths[batches[0]].max()
+        if self.lengths[batches[1]].max() != first_width:
+            return
+        for index in range(2, len(batches)):
+            if self.lengths[batches[index]].max() != first_width:
+                batches[1], batches[index] = batches[index], batches[1]
+                return
 
     def __len__(self) -> int:
         return len(self._batches)
@@ -286,18 +306,25 @@ def train(
 
     model = model_module.build_model(hp, vectorized.vectorizer)
     trainable = model_module.token_model(model)
-    model_module.compile_for_training(trainable, hp.learning_rate)
+    model_module.compile_for_training(
+        trainable, hp.learning_rate, hp.weight_averaging
+    )
 
     events = EventCallback(listener, hp.epochs, len(fit_batches), stop)
     early_stopping = keras.callbacks.EarlyStopping(
         monitor="val_loss", patience=hp.patience, restore_best_weights=True
     )
+    callbacks = [events, early_stopping]
+    if hp.weight_averaging:
+        # Before early stopping, so that the best epoch is judged, kept and
+        # restored with the averaged weights in the model.
+        callbacks.insert(0, keras.callbacks.SwapEMAWeights(swap_on_epoch=True))
     started = time.perf_counter()
     history = trainable.fit(
         fit_batches,
         validation_data=validation_batches,
         epochs=hp.epochs,
-        callbacks=[events, early_stopping],
+        callbacks=callbacks,
         verbose=0,
     )
     seconds = time.perf_counter() - started

@@ -96,3 +96,19 @@ def test_stop_ends_after_the_current_batch_and_keeps_best_weights(
 def test_mismatched_text_settings_are_refused(tiny_vectorized, tiny_hyperparameters):
     with pytest.raises(ValueError, match="vectorize again"):
         training.train(tiny_hyperparameters.with_changes(vocab_size=999), tiny_vectorized)
+
+
+def test_weight_averaging_keeps_the_averaged_weights_of_the_best_epoch(
+    tiny_vectorized, tiny_hyperparameters
+):
+    hp = tiny_hyperparameters.with_changes(weight_averaging=True)
+    result = training.train(hp, tiny_vectorized)
+    _, validation_rows = training.data_module.split_indices(
+        tiny_vectorized.train_labels, hp.train_size, hp.validation_fraction, hp.seed
+    )
+    evaluation = training.evaluate(
+        result.model,
+        tiny_vectorized.train_ids[validation_rows],
+        tiny_vectorized.train_labels[validation_rows],
+    )
+    assert evaluation.loss == pytest.approx(result.best["val_loss"], abs=1e-3)
