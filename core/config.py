@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import math
 from typing import Any
 
 CELLS = ("gru", "lstm", "simple_rnn")
@@ -67,7 +68,7 @@ class Hyperparameters:
 
     @property
     def validation_size(self) -> int:
-        return int(round(self.train_size * self.validation_fraction))
+        return round(self.train_size * self.validation_fraction)
 
     @property
     def fit_size(self) -> int:
@@ -95,7 +96,7 @@ def _check_float(name: str, value: Any, low: float, high: float, *, open_low=Fal
             f"({type(value).__name__})."
         )
     too_low = value <= low if open_low else value < low
-    if too_low or value > high or value != value:
+    if too_low or value > high or math.isnan(value):
         bracket = "(" if open_low else "["
         raise ValueError(
             f"Hyperparameter `{name}` must be in {bracket}{low}, {high}], got {value}."

@@ -108,7 +108,7 @@ def split_indices(
     always give the same split.
     """
     indices = balanced_indices(labels, train_size, seed)
-    validation_size = int(round(train_size * validation_fraction))
+    validation_size = round(train_size * validation_fraction)
     drawn_labels = np.asarray(labels)[indices]
     validation_parts = []
     for label in (0, 1):
@@ -127,9 +127,7 @@ def split_for_training(
     train: Reviews, train_size: int, validation_fraction: float, seed: int
 ) -> tuple[Reviews, Reviews]:
     """The (fit, validation) reviews of `split_indices`."""
-    fit, validation = split_indices(
-        train.labels, train_size, validation_fraction, seed
-    )
+    fit, validation = split_indices(train.labels, train_size, validation_fraction, seed)
     return train.take(fit), train.take(validation)
 
 

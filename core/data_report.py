@@ -1,6 +1,6 @@
 """Facts about the IMDB reviews: sizes, balance, load time, lengths, `<br />`.
 
-    python -m core.data_report --data ../shared/data/aclImdb_v1_labelled.tar.gz
+python -m core.data_report --data ../shared/data/aclImdb_v1_labelled.tar.gz
 """
 
 import argparse
@@ -32,9 +32,7 @@ def main(argv=None) -> int:
     print(f"source: {imdb.source}")
     print(f"loaded in {time.perf_counter() - started:.1f} s")
     for name, split in (("train", imdb.train), ("test", imdb.test)):
-        print(
-            f"{name}: {len(split):,} reviews, {int(split.labels.sum()):,} positive"
-        )
+        print(f"{name}: {len(split):,} reviews, {int(split.labels.sum()):,} positive")
 
     train_texts = imdb.train.texts
     tags = [len(_TAG.findall(review)) for review in train_texts]

@@ -1,6 +1,6 @@
 """Score a saved model on the IMDB test reviews from the command line.
 
-    python -m core.evaluate --model lab-bigru --data ../shared/data/aclImdb_v1_labelled.tar.gz
+python -m core.evaluate --model lab-bigru --data ../shared/data/aclImdb_v1_labelled.tar.gz
 """
 
 import argparse
@@ -8,7 +8,8 @@ import logging
 import sys
 
 import core  # noqa: F401  (thread settings before TensorFlow starts)
-from core import data, model as model_module, registry, text, training
+from core import data, registry, text, training
+from core import model as model_module
 
 
 def main(argv=None) -> int:

@@ -20,8 +20,10 @@ import uuid
 
 import keras
 
-from core import runtime
-from core import text  # noqa: F401  (registers the standardization for loading)
+from core import (
+    runtime,
+    text,  # noqa: F401  (registers the standardization for loading)
+)
 from core.config import Hyperparameters
 
 logger = logging.getLogger(__name__)
@@ -98,7 +100,9 @@ def run_folder(name: str, models_dir=None) -> pathlib.Path:
     folder = pathlib.Path(models_dir or default_models_dir()) / check_name(name)
     if not (folder / MODEL_FILE).is_file() or not (folder / CARD_FILE).is_file():
         known = [card["name"] for card in list_runs(models_dir)]
-        raise FileNotFoundError(f"No saved model named {name!r}. Saved models: {known}.")
+        raise FileNotFoundError(
+            f"No saved model named {name!r}. Saved models: {known}."
+        )
     return folder
 
 

@@ -14,7 +14,7 @@ import time
 import numpy as np
 
 import core  # noqa: F401  (thread settings before TensorFlow starts)
-from core import cards, data, registry, text, training
+from core import cards, data, registry, training
 from core.config import PRESETS, Hyperparameters, preset
 from core.progress import TerminalProgress
 
@@ -114,7 +114,9 @@ def main(argv=None) -> int:
         file=sys.stderr,
     )
     card = cards.make_card(
-        result, test, test_sampled=len(rows) < len(vectorized.test_labels),
+        result,
+        test,
+        test_sampled=len(rows) < len(vectorized.test_labels),
         note=args.note,
     )
     folder = registry.save_run(

@@ -56,7 +56,9 @@ def vectorize_imdb(
     train_ids = text.vectorize(vectorizer, imdb.train.texts)
     test_ids = text.vectorize(vectorizer, imdb.test.texts)
     seconds = time.perf_counter() - started
-    logger.info("Vectorized %d reviews in %.1f s", len(train_ids) + len(test_ids), seconds)
+    logger.info(
+        "Vectorized %d reviews in %.1f s", len(train_ids) + len(test_ids), seconds
+    )
     return VectorizedImdb(
         vectorizer=vectorizer,
         train_ids=train_ids,
@@ -103,9 +105,13 @@ class ReviewBatches(keras.utils.PyDataset):
         if self.bucketing:
             pool = self.batch_size * BUCKET_POOL_BATCHES if self.shuffle else count
             pools = [order[i : i + pool] for i in range(0, count, pool)]
-            order = np.concatenate(
-                [p[np.argsort(self.lengths[p], kind="stable")] for p in pools]
-            ) if pools else order
+            order = (
+                np.concatenate(
+                    [p[np.argsort(self.lengths[p], kind="stable")] for p in pools]
+                )
+                if pools
+                else order
+            )
         batches = [
             order[i : i + self.batch_size] for i in range(0, count, self.batch_size)
         ]
@@ -306,9 +312,7 @@ def train(
 
     model = model_module.build_model(hp, vectorized.vectorizer)
     trainable = model_module.token_model(model)
-    model_module.compile_for_training(
-        trainable, hp.learning_rate, hp.weight_averaging
-    )
+    model_module.compile_for_training(trainable, hp.learning_rate, hp.weight_averaging)
 
     events = EventCallback(listener, hp.epochs, len(fit_batches), stop)
     early_stopping = keras.callbacks.EarlyStopping(

@@ -13,31 +13,28 @@ st.markdown(
 )
 
 playground, architecture, train = st.columns(3)
-with playground:
-    with st.container(border=True):
-        st.subheader(":material/edit_note: Playground")
-        st.markdown(
-            "Type a review and see the words and ids the model reads, the 300 "
-            "slots it fills, its verdict - and which words and gates decided it."
-        )
-        st.page_link("pages/playground.py", label="Open the Playground")
-with architecture:
-    with st.container(border=True):
-        st.subheader(":material/account_tree: Architecture")
-        st.markdown(
-            "Where each of the lab model's 1,354,625 parameters lives: per "
-            "layer, direction, gate and matrix, with the formulas and Keras' "
-            "own counts."
-        )
-        st.page_link("pages/architecture.py", label="Open the Architecture page")
-with train:
-    with st.container(border=True):
-        st.subheader(":material/model_training: Train")
-        st.markdown(
-            "Set the hyperparameters, press Train and watch the loss and "
-            "accuracy curves grow; stop any time, score and compare runs."
-        )
-        st.page_link("pages/train.py", label="Open the Train page")
+with playground, st.container(border=True):
+    st.subheader(":material/edit_note: Playground")
+    st.markdown(
+        "Type a review and see the words and ids the model reads, the 300 "
+        "slots it fills, its verdict - and which words and gates decided it."
+    )
+    st.page_link("pages/playground.py", label="Open the Playground")
+with architecture, st.container(border=True):
+    st.subheader(":material/account_tree: Architecture")
+    st.markdown(
+        "Where each of the lab model's 1,354,625 parameters lives: per "
+        "layer, direction, gate and matrix, with the formulas and Keras' "
+        "own counts."
+    )
+    st.page_link("pages/architecture.py", label="Open the Architecture page")
+with train, st.container(border=True):
+    st.subheader(":material/model_training: Train")
+    st.markdown(
+        "Set the hyperparameters, press Train and watch the loss and "
+        "accuracy curves grow; stop any time, score and compare runs."
+    )
+    st.page_link("pages/train.py", label="Open the Train page")
 
 st.subheader("The model in use")
 card = common.active_card()
@@ -50,7 +47,9 @@ else:
     hp = card["hyperparameters"]
     test = card.get("test") or {}
     training = card.get("training") or {}
-    shipped = " (shipped with GRU Lab)" if card["name"] == registry.SHIPPED_MODEL else ""
+    shipped = (
+        " (shipped with GRU Lab)" if card["name"] == registry.SHIPPED_MODEL else ""
+    )
     st.markdown(f"**{card['name']}**{shipped} - change it in the sidebar.")
     accuracy, parameters, epochs, reviews = st.columns(4)
     if test.get("accuracy") is not None:

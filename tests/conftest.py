@@ -19,10 +19,32 @@ SHARED_ARCHIVE = REPO.parent / "shared" / "data" / "aclImdb_v1_labelled.tar.gz"
 
 POSITIVE_WORDS = ["great", "wonderful", "superb", "moving", "brilliant", "loved"]
 NEGATIVE_WORDS = ["awful", "boring", "terrible", "dull", "worst", "hated"]
-NEUTRAL_WORDS = (
-    "the film movie plot actor story scene director it was and a of to in "
-    "this that with character music ending camera cast script"
-).split()
+NEUTRAL_WORDS = [
+    "the",
+    "film",
+    "movie",
+    "plot",
+    "actor",
+    "story",
+    "scene",
+    "director",
+    "it",
+    "was",
+    "and",
+    "a",
+    "of",
+    "to",
+    "in",
+    "this",
+    "that",
+    "with",
+    "character",
+    "music",
+    "ending",
+    "camera",
+    "cast",
+    "script",
+]
 
 
 def make_review(rng: np.random.Generator, positive: bool) -> str:
@@ -109,7 +131,9 @@ def tiny_models_dir(tmp_path_factory, tiny_vectorized, tiny_hyperparameters):
     test = training.evaluate(
         result.model, tiny_vectorized.test_ids, tiny_vectorized.test_labels
     )
-    registry.save_run(result.model, cards.make_card(result, test), "tiny-run", models_dir)
+    registry.save_run(
+        result.model, cards.make_card(result, test), "tiny-run", models_dir
+    )
     return models_dir
 
 

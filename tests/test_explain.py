@@ -218,7 +218,7 @@ def test_sentiment_so_far_ends_at_each_readings_final_share(tiny_model, tiny_ids
     reading = explainer.read(tiny_ids[1])
     split = reading.split
     half_bias = split.bias / 2
-    sigmoid = lambda x: 1 / (1 + np.exp(-x))  # noqa: E731
+    sigmoid = lambda x: 1 / (1 + np.exp(-x))
     assert reading.forward_so_far[-1] == pytest.approx(
         sigmoid(split.forward + half_bias)
     )
@@ -259,7 +259,18 @@ def test_nothing_to_delete_from_an_empty_review():
 
 def test_influence_equals_scoring_each_shorter_text(tiny_model):
     predictor = Predictor(tiny_model)
-    words = "the plot was great but the ending awful and boring".split()
+    words = [
+        "the",
+        "plot",
+        "was",
+        "great",
+        "but",
+        "the",
+        "ending",
+        "awful",
+        "and",
+        "boring",
+    ]
     influence = explain.word_influence(
         predictor, predictor.tokenize(" ".join(words)).ids
     )

@@ -95,7 +95,9 @@ def test_stop_ends_after_the_current_batch_and_keeps_best_weights(
 
 def test_mismatched_text_settings_are_refused(tiny_vectorized, tiny_hyperparameters):
     with pytest.raises(ValueError, match="vectorize again"):
-        training.train(tiny_hyperparameters.with_changes(vocab_size=999), tiny_vectorized)
+        training.train(
+            tiny_hyperparameters.with_changes(vocab_size=999), tiny_vectorized
+        )
 
 
 def test_weight_averaging_keeps_the_averaged_weights_of_the_best_epoch(
