@@ -130,11 +130,12 @@ def _cell_rows(
 def count_with_keras(hp: Hyperparameters) -> KerasCount:
     """Build the app's model for `hp` and read its parameters from Keras.
 
-    Note: `build_model` seeds Keras' global random generators with `hp.seed`.
+    The global random generators are left alone, so a check never changes the
+    weights a training running in another session starts from.
     """
     started = time.perf_counter()
     vectorizer = build_vectorizer(hp.vocab_size, hp.sequence_length)
-    model = build_model(hp, vectorizer)
+    model = build_model(hp, vectorizer, seed_everything=False)
     layer_params = {layer.name: int(layer.count_params()) for layer in model.layers}
     layer_params.pop("review", None)  # the Input, not a layer with weights
 

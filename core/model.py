@@ -42,13 +42,20 @@ def build_recurrent_layer(hp: Hyperparameters, name: str = RECURRENT):
 
 
 def build_model(
-    hp: Hyperparameters, vectorizer: layers.TextVectorization
+    hp: Hyperparameters,
+    vectorizer: layers.TextVectorization,
+    *,
+    seed_everything: bool = True,
 ) -> keras.Model:
     """The end-to-end model: a batch of strings in, P(positive) out.
 
     `vectorizer` must already be adapted; its vocabulary is saved with the model.
+    With `seed_everything` (for training), Keras' global random generators are
+    seeded with `hp.seed` first; callers that only inspect the model's shapes
+    pass False so that they never disturb a training running beside them.
     """
-    keras.utils.set_random_seed(hp.seed)
+    if seed_everything:
+        keras.utils.set_random_seed(hp.seed)
     embedding = layers.Embedding(
         hp.vocab_size, hp.embedding_dim, mask_zero=hp.mask_padding, name=EMBEDDING
     )
