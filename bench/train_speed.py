@@ -74,11 +74,6 @@ class Way:
     reviews: int | None = None  # the first N fit reviews; None: all of them
     mode: str = "speed"  # "speed" (one epoch) or "full" (early stopping + test)
 
-    def describe_threads(self) -> str:
-        if self.threads:
-            return f"intra {self.threads[0]} / inter {self.threads[1]}"
-        return "project default" if self.runner == "project" else "TF default"
-
 
 PLAIN = Way("lab plain recipe")
 PROJECT = Way("project (core.training)", runner="project")
@@ -241,7 +236,7 @@ def parse_threads(text: str | None) -> tuple[int, int] | None:
     except ValueError:
         raise SystemExit(
             f"--plain-threads expects INTRA,INTER such as 1,2; got {text!r}"
-        )
+        ) from None
     return intra, inter
 
 
@@ -445,7 +440,8 @@ def run_levers(args, prepared, environment, scratch, turns) -> dict:
     if padding:
         print()
         print(
-            "Bucket pool (ReviewBatches.pool_batches) - GRU steps per epoch, batch 64:"
+            "Bucket pool (core.training.BUCKET_POOL_BATCHES) - GRU steps per "
+            "epoch of the 20,000 fit reviews, batch 64:"
         )
         for row in padding:
             print(
@@ -520,6 +516,8 @@ def report_two_ways(runs: list[dict], mode: str) -> None:
     if mode == "full":
         difference = project["test"]["accuracy"] - plain["test"]["accuracy"]
         print(f"test accuracy, project minus plain: {difference:+.4f}")
+    cpu_ratio = plain["epochs"][0]["cpu_seconds"] / project["epochs"][0]["cpu_seconds"]
+    print(f"CPU seconds in epoch 1, plain over project: {cpu_ratio:.2f}x")
     ratio = project["reviews_per_second"] / plain["reviews_per_second"]
     print(f"ratio: {ratio:.2f}x")
 
