@@ -78,11 +78,17 @@ def _cell_rows(
     ]
     for index, gate in enumerate(gates):
         columns = f"{index * units}:{(index + 1) * units}"
-        for matrix, name in (
-            (params.INPUT_KERNEL, params.KERAS_KERNEL),
-            (params.RECURRENT_KERNEL, params.KERAS_RECURRENT_KERNEL),
-        ):
-            block = blocks[name][index]
+        # (matrix, its block for this gate, where Keras keeps that block)
+        pieces = [
+            (params.INPUT_KERNEL, blocks[params.KERAS_KERNEL][index],
+             f"{params.KERAS_KERNEL}[:, {columns}]"),
+            (params.RECURRENT_KERNEL, blocks[params.KERAS_RECURRENT_KERNEL][index],
+             f"{params.KERAS_RECURRENT_KERNEL}[:, {columns}]"),
+        ] + [
+            (matrix, vectors[index], f"{params.KERAS_BIAS}[{row}{columns}]")
+            for matrix, vectors, row in bias_blocks
+        ]  # fmt: skip
+        for matrix, block, keras_slice in pieces:
             rows.append(
                 params.LedgerRow(
                     params.RECURRENT,
@@ -91,20 +97,7 @@ def _cell_rows(
                     matrix,
                     _shape(block),
                     int(block.size),
-                    f"{name}[:, {columns}]",
-                )
-            )
-        for matrix, pieces, row in bias_blocks:
-            block = pieces[index]
-            rows.append(
-                params.LedgerRow(
-                    params.RECURRENT,
-                    direction,
-                    gate,
-                    matrix,
-                    _shape(block),
-                    int(block.size),
-                    f"{params.KERAS_BIAS}[{row}{columns}]",
+                    keras_slice,
                 )
             )
 
