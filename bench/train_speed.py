@@ -13,7 +13,7 @@ bidirectional GRU 64, dropout 0.5, batch 64) on the same 20,000 fit reviews,
   the padded arrays, TensorFlow's default thread pools;
 - the project's way: `core.training.train` with the "lab" preset and the
   project's defaults (threads, batches cut to their longest review, masking,
-  and whatever else the preset turns on).
+  core.fast_gru's loop and fused Adam, and whatever else the preset turns on).
 
 Every way runs in a child process of its own, because TensorFlow fixes its
 thread pools once per process. The children take turns: they start together,
@@ -71,6 +71,8 @@ class Way:
     batch_size: int = 64
     pipeline: str = "numpy"  # "numpy" arrays or the project's "pydataset"
     onednn: bool = True  # TensorFlow's oneDNN kernels (TF_ENABLE_ONEDNN_OPTS)
+    fast_gru: bool = False  # train through core.fast_gru's loop (same math)
+    fused_adam: bool = False  # core.fast_gru.FusedAdam: Adam in one kernel per weight
     reviews: int | None = None  # the first N fit reviews; None: all of them
     mode: str = "speed"  # "speed" (one epoch) or "full" (early stopping + test)
 
@@ -104,6 +106,36 @@ def lever_groups() -> list[list[tuple[str, Way]]]:
             ("XLA (fixed 300, no mask)", Way("xla", xla=True)),
             ("batch 32", Way("b32", batch_size=32)),
             ("batch 128", Way("b128", batch_size=128)),
+        ],
+        [
+            ("baseline (plain recipe)", PLAIN),
+            ("fused Adam (fixed 300)", Way("fadam", fused_adam=True)),
+            ("fast GRU loop (fixed 300, no mask)", Way("fgru", fast_gru=True)),
+            (
+                "threads 1/2 + trim + mask (the earlier project way)",
+                Way("t+t+m", threads=both_threads, trim=True, mask=True),
+            ),
+            (
+                "threads 1/2 + trim + mask + fast GRU loop",
+                Way(
+                    "t+t+m+fgru",
+                    threads=both_threads,
+                    trim=True,
+                    mask=True,
+                    fast_gru=True,
+                ),
+            ),
+            (
+                "threads 1/2 + trim + mask + fast GRU loop + fused Adam",
+                Way(
+                    "all-fast",
+                    threads=both_threads,
+                    trim=True,
+                    mask=True,
+                    fast_gru=True,
+                    fused_adam=True,
+                ),
+            ),
         ],
         [
             ("baseline (plain recipe)", PLAIN),
@@ -732,7 +764,9 @@ def build_lab_model(hp: dict, mask: bool):
 
 def train_keras_way(way: Way, spec: dict, channel: Channel) -> dict:
     """The lab's recipe, with whichever levers `way` turns on."""
-    uses_core = way.trim or way.pipeline == "pydataset"
+    uses_core = (
+        way.trim or way.pipeline == "pydataset" or way.fast_gru or way.fused_adam
+    )
     if uses_core:
         _import_core_keeping_threads()
     threads = _thread_environment()
@@ -745,12 +779,25 @@ def train_keras_way(way: Way, spec: dict, channel: Channel) -> dict:
     validation_rows = arrays["validation_rows"]
 
     model = build_lab_model(hp, mask=way.mask)
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=hp["learning_rate"]),
-        loss="binary_crossentropy",
-        metrics=["accuracy"],
-        jit_compile=way.xla,
-    )
+    fitted = model  # what `fit` runs; its layers and weights are `model`'s
+    optimizer_class = keras.optimizers.Adam
+    if way.fast_gru or way.fused_adam:
+        from core import fast_gru
+
+        if way.fused_adam:
+            optimizer_class = fast_gru.FusedAdam
+        if way.fast_gru:
+            embedding, recurrent, dropout, dense = model.layers
+            token_ids = keras.Input(shape=(None,), dtype="int32")
+            encoded = fast_gru.FastRecurrentEncoder(embedding, recurrent)(token_ids)
+            fitted = keras.Model(token_ids, dense(dropout(encoded)))
+    for compiled in {id(m): m for m in (model, fitted)}.values():
+        compiled.compile(
+            optimizer=optimizer_class(learning_rate=hp["learning_rate"]),
+            loss="binary_crossentropy",
+            metrics=["accuracy"],
+            jit_compile=way.xla,
+        )
     if uses_core:
         from core import training
 
@@ -795,7 +842,7 @@ def train_keras_way(way: Way, spec: dict, channel: Channel) -> dict:
     channel.wait_for_turn()
     paused_before = channel.paused_seconds
     fit_started = time.perf_counter()
-    history = model.fit(
+    history = fitted.fit(
         fit_data, epochs=epochs, callbacks=callbacks, verbose=0, **fit_options
     )
     paused = channel.paused_seconds - paused_before

@@ -40,6 +40,7 @@ class Hyperparameters:
     validation_fraction: float = 0.2  # share of train_size held out for validation
     length_bucketing: bool = True  # batches of similar length, trimmed (fast path)
     weight_averaging: bool = False  # validate and keep a moving average of weights
+    fast_gru: bool = True  # train the GRU via core.fast_gru (same math, less work)
     seed: int = 42  # split, subset, shuffling and weight initialisation
 
     def __post_init__(self) -> None:
@@ -137,6 +138,7 @@ def validate(hp: Hyperparameters) -> None:
     _check_float("validation_fraction", hp.validation_fraction, 0.0, 0.5, open_low=True)
     _check_bool("length_bucketing", hp.length_bucketing)
     _check_bool("weight_averaging", hp.weight_averaging)
+    _check_bool("fast_gru", hp.fast_gru)
     _check_int("seed", hp.seed, 0, 2**31 - 1)
     if hp.validation_size < 2 or hp.fit_size < 2:
         raise ValueError(

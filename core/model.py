@@ -12,6 +12,7 @@ One set of layers serves two models:
 import keras
 from keras import layers
 
+from core import fast_gru
 from core.config import Hyperparameters
 
 # Layer names the rest of the code looks layers up by.
@@ -79,6 +80,25 @@ def token_model(model: keras.Model) -> keras.Model:
     return keras.Model(token_ids, probability, name="gru_lab_token_classifier")
 
 
+def training_model(model: keras.Model, fast: bool = True) -> keras.Model:
+    """The token model that training fits; it shares `model`'s layers.
+
+    With `fast` and a GRU that core.fast_gru supports, the embedding and the
+    recurrent layer run through `fast_gru.FastRecurrentEncoder`: the same
+    weights and outputs, fewer ops per time step. Otherwise Keras' layers.
+    """
+    recurrent = model.get_layer(RECURRENT)
+    if not (fast and fast_gru.supports(recurrent)):
+        return token_model(model)
+    token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
+    x = fast_gru.FastRecurrentEncoder(
+        model.get_layer(EMBEDDING), recurrent, name="fast_recurrent"
+    )(token_ids)
+    x = model.get_layer(DROPOUT)(x)
+    probability = model.get_layer(OUTPUT)(x)
+    return keras.Model(token_ids, probability, name="gru_lab_training_classifier")
+
+
 # How much of the weights' moving average each step keeps (about the last
 # hundred steps count), when weight averaging is on.
 EMA_MOMENTUM = 0.99
@@ -91,10 +111,11 @@ def compile_for_training(
 
     With `weight_averaging`, Adam also keeps an exponential moving average of
     the weights (Polyak averaging); `core.training` validates and keeps that
-    average instead of the last step's weights.
+    average instead of the last step's weights. The update is Keras' Adam,
+    computed by fused kernels (`fast_gru.FusedAdam`).
     """
     model.compile(
-        optimizer=keras.optimizers.Adam(
+        optimizer=fast_gru.FusedAdam(
             learning_rate=learning_rate,
             use_ema=weight_averaging,
             ema_momentum=EMA_MOMENTUM,

@@ -311,7 +311,7 @@ def train(
     )
 
     model = model_module.build_model(hp, vectorized.vectorizer)
-    trainable = model_module.token_model(model)
+    trainable = model_module.training_model(model, fast=hp.fast_gru)
     model_module.compile_for_training(trainable, hp.learning_rate, hp.weight_averaging)
 
     events = EventCallback(listener, hp.epochs, len(fit_batches), stop)

@@ -174,6 +174,14 @@ MORE_CONTROLS = (
         kind="toggle",
     ),
     Control(
+        "fast_gru",
+        "Fast GRU loop (core.fast_gru)",
+        "Train the GRU with the project's own loop: Keras' weights and arithmetic, "
+        "about half the time per batch. Only for the GRU with reset_after; other "
+        "cells always train with Keras' layers.",
+        kind="toggle",
+    ),
+    Control(
         "seed", "Seed", "Same seed, same split, shuffling and start.", kind="number"
     ),
 )

@@ -242,6 +242,7 @@ def test_estimate_scales_with_the_work():
     assert seconds(lab.with_changes(embedding_dim=32)) < seconds(lab)
     assert seconds(lab.with_changes(sequence_length=100)) < seconds(lab)
     assert seconds(lab.with_changes(length_bucketing=False)) > seconds(lab)
+    assert seconds(lab.with_changes(fast_gru=False)) > seconds(lab)
     assert seconds(lab.with_changes(epochs=2)) < seconds(lab)
     cells = [seconds(lab.with_changes(cell=cell)) for cell in ("simple_rnn", "gru")]
     assert cells == sorted(cells)
