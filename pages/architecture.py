@@ -6,7 +6,6 @@ container placed above the quiz, and is cached per architecture.
 """
 
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
 import core  # noqa: F401  (thread settings before TensorFlow starts)
@@ -311,40 +310,39 @@ def treemap(
         [share_label(nodes[node]["value"], total), nodes[node]["detail"]]
         for node in ids
     ]
-    figure = go.Figure(
-        go.Treemap(
-            ids=ids,
-            labels=[nodes[node]["label"] for node in ids],
-            parents=[nodes[node]["parent"] for node in ids],
-            values=values,
-            branchvalues="total",
-            level=root,
-            customdata=customdata,
-            marker={"colors": [nodes[node]["colour"] for node in ids]},
-            texttemplate="<b>%{label}</b><br>%{value:,}<br>%{customdata[0]}",
-            textposition="middle center",
-            textfont={"size": 15},
-            maxdepth=maxdepth,
-            hovertemplate=(
-                "<b>%{label}</b><br>%{value:,} parameters<br>%{customdata[0]}"
-                "<br>%{customdata[1]}<extra></extra>"
-            ),
-            pathbar={"visible": True},
-            tiling={"pad": 2},
-        )
-    )
-    figure.update_layout(
-        title={
+    treemap_trace = {
+        "type": "treemap",
+        "ids": ids,
+        "labels": [nodes[node]["label"] for node in ids],
+        "parents": [nodes[node]["parent"] for node in ids],
+        "values": values,
+        "branchvalues": "total",
+        "level": root,
+        "customdata": customdata,
+        "marker": {"colors": [nodes[node]["colour"] for node in ids]},
+        "texttemplate": "<b>%{label}</b><br>%{value:,}<br>%{customdata[0]}",
+        "textposition": "middle center",
+        "textfont": {"size": 15},
+        "maxdepth": maxdepth,
+        "hovertemplate": (
+            "<b>%{label}</b><br>%{value:,} parameters<br>%{customdata[0]}"
+            "<br>%{customdata[1]}<extra></extra>"
+        ),
+        "pathbar": {"visible": True},
+        "tiling": {"pad": 2},
+    }
+    layout = {
+        "title": {
             "text": (
                 f"{title}<br><sup>{subtitle}Each box's area is its parameter "
                 "count: click one to zoom in, the bar above it to zoom out.</sup>"
             ),
             "font": {"size": 18},
         },
-        margin={"t": 90, "l": 8, "r": 8, "b": 8},
-        height=height,
-    )
-    return figure
+        "margin": {"t": 90, "l": 8, "r": 8, "b": 8},
+        "height": height,
+    }
+    return common.plain_figure([treemap_trace], layout)
 
 
 DETAILS = {
@@ -371,6 +369,13 @@ def ledger_table(
         ].sum()
     table["share (%)"] = 100 * table["count"] / total
     return table
+
+
+@st.cache_resource(show_spinner=False, max_entries=128)
+def shared_ledger_table(hp: Hyperparameters, detail: str) -> pd.DataFrame:
+    """`ledger_table` of hp's ledger, made once and shared by every session
+    (read-only: st.dataframe does not change it)."""
+    return ledger_table(params.ledger(hp), hp, detail)
 
 
 def show_ledger(rows: list[params.LedgerRow], hp: Hyperparameters) -> None:
@@ -411,7 +416,7 @@ def show_ledger(rows: list[params.LedgerRow], hp: Hyperparameters) -> None:
         required=True,
         key=key("table_detail"),
     )
-    table = ledger_table(rows, hp, detail)
+    table = shared_ledger_table(hp, detail)
     st.dataframe(
         table,
         hide_index=True,
@@ -511,9 +516,10 @@ def show_gru_variants(hp: Hyperparameters) -> None:
 # Keras check ---------------------------------------------------------------
 
 
-@st.cache_data(show_spinner="Building the model with Keras...", max_entries=64)
+@st.cache_resource(show_spinner="Building the model with Keras...", max_entries=64)
 def keras_count(hp: Hyperparameters):
-    """Keras' count for `hp` (cached per architecture)."""
+    """Keras' count for `hp`, cached per architecture and shared by every
+    session (read-only: nothing changes the returned object)."""
     from core import keras_check
 
     return keras_check.count_with_keras(hp)

@@ -13,7 +13,6 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
-from plotly.subplots import make_subplots
 
 import core  # noqa: F401  (thread settings before TensorFlow starts)
 from core import explain, inference, text
@@ -24,6 +23,7 @@ BOX_KEY = "playground.review_box"  # the text area's own key (dropped on leaving
 ORIGIN_KEY = "playground.origin"  # a drawn test review's label and stars
 EXPLAINED_KEY = "playground.explained"  # the last explanation and what it was for
 UNIT_GATE_KEY = "playground.unit_gate"  # which gate the per-unit heat maps show
+UNITS_SHOWN_KEY = "playground.units_shown"  # whether the per-unit heat maps are drawn
 
 POSITIVE_COLOUR = "#2e9e62"
 NEGATIVE_COLOUR = "#d0473a"
@@ -190,22 +190,6 @@ def slot_grid(tokenized: inference.Tokenized) -> go.Figure:
     colourscale = [
         [(i + edge) / 4, colour] for i, colour in enumerate(colours) for edge in (0, 1)
     ]
-    figure = go.Figure(
-        go.Heatmap(
-            z=cell,
-            zmin=0,
-            zmax=4,
-            colorscale=colourscale,
-            showscale=False,
-            text=labels,
-            texttemplate="%{text}",
-            textfont={"size": 10},
-            hovertext=hover,
-            hoverinfo="text",
-            xgap=2,
-            ygap=2,
-        )
-    )
     row_labels = [
         f"{r * GRID_COLUMNS + 1}-{min((r + 1) * GRID_COLUMNS, sequence_length)}"
         for r in range(rows)
@@ -216,26 +200,41 @@ def slot_grid(tokenized: inference.Tokenized) -> go.Figure:
         f"cut {first_cut + r * GRID_COLUMNS}-{first_cut + (r + 1) * GRID_COLUMNS - 1}"
         for r in range(cut_rows)
     ]
-    figure.update_yaxes(
-        autorange="reversed",
-        tickmode="array",
-        tickvals=list(range(height)),
-        ticktext=row_labels,
-        showgrid=False,
-    )
-    figure.update_xaxes(visible=False)
     title = (
         f"The model's input: {sequence_length} slots, {GRID_COLUMNS} to a row "
         "(blue: a word it knows, orange: [UNK], pale: padding 0"
     )
     title += ", grey: cut, never read)" if cut_shown else ")"
-    figure.update_layout(
-        title=title,
-        height=90 + 24 * height,
-        margin={"l": 10, "r": 10, "t": 50, "b": 10},
-        plot_bgcolor="rgba(0,0,0,0)",
-    )
-    return figure
+    heatmap = {
+        "type": "heatmap",
+        "z": cell,
+        "zmin": 0,
+        "zmax": 4,
+        "colorscale": colourscale,
+        "showscale": False,
+        "text": labels,
+        "texttemplate": "%{text}",
+        "textfont": {"size": 10},
+        "hovertext": hover,
+        "hoverinfo": "text",
+        "xgap": 2,
+        "ygap": 2,
+    }
+    layout = {
+        "title": {"text": title},
+        "height": 90 + 24 * height,
+        "margin": {"l": 10, "r": 10, "t": 50, "b": 10},
+        "plot_bgcolor": "rgba(0,0,0,0)",
+        "xaxis": {"visible": False},
+        "yaxis": {
+            "autorange": "reversed",
+            "tickmode": "array",
+            "tickvals": list(range(height)),
+            "ticktext": row_labels,
+            "showgrid": False,
+        },
+    }
+    return common.plain_figure([heatmap], layout)
 
 
 def token_table(tokenized: inference.Tokenized) -> pd.DataFrame:
@@ -300,30 +299,29 @@ def show_what_the_model_sees(tokenized: inference.Tokenized, vocabulary_size: in
 
 def probability_gauge(probability: float) -> go.Figure:
     colour = POSITIVE_COLOUR if probability >= 0.5 else NEGATIVE_COLOUR
-    figure = go.Figure(
-        go.Indicator(
-            mode="number+gauge",
-            value=probability * 100,
-            number={"suffix": "%", "valueformat": ".1f"},
-            title={"text": "P(positive)", "font": {"size": 14}},
-            gauge={
-                "shape": "bullet",
-                "axis": {"range": [0, 100], "ticksuffix": "%"},
-                "bar": {"color": colour, "thickness": 0.5},
-                "steps": [
-                    {"range": [0, 50], "color": "#f7dcd9"},
-                    {"range": [50, 100], "color": "#d6efe1"},
-                ],
-                "threshold": {
-                    "line": {"color": "#333", "width": 2},
-                    "thickness": 0.9,
-                    "value": 50,
-                },
+    indicator = {
+        "type": "indicator",
+        "mode": "number+gauge",
+        "value": probability * 100,
+        "number": {"suffix": "%", "valueformat": ".1f"},
+        "title": {"text": "P(positive)", "font": {"size": 14}},
+        "gauge": {
+            "shape": "bullet",
+            "axis": {"range": [0, 100], "ticksuffix": "%"},
+            "bar": {"color": colour, "thickness": 0.5},
+            "steps": [
+                {"range": [0, 50], "color": "#f7dcd9"},
+                {"range": [50, 100], "color": "#d6efe1"},
+            ],
+            "threshold": {
+                "line": {"color": "#333", "width": 2},
+                "thickness": 0.9,
+                "value": 50,
             },
-        )
-    )
-    figure.update_layout(height=110, margin={"l": 110, "r": 30, "t": 20, "b": 25})
-    return figure
+        },
+    }
+    layout = {"height": 110, "margin": {"l": 110, "r": 30, "t": 20, "b": 25}}
+    return common.plain_figure([indicator], layout)
 
 
 def show_prediction(probability: float, model_name: str, seconds: float) -> None:
@@ -379,32 +377,37 @@ def top_words_chart(words: list[str], change: np.ndarray, count: int = 8):
     chosen += [i for i in order[::-1][:count] if change[i] > 0][::-1]
     labels = [f"{words[i]} (#{i + 1})" for i in chosen]
     values = [float(change[i]) for i in chosen]
-    figure = go.Figure(
-        go.Bar(
-            x=values,
-            y=labels,
-            orientation="h",
-            marker_color=[
+    bars = {
+        "type": "bar",
+        "x": values,
+        "y": labels,
+        "orientation": "h",
+        "marker": {
+            "color": [
                 POSITIVE_COLOUR if value > 0 else NEGATIVE_COLOUR for value in values
-            ],
-            hovertemplate="%{y}: %{x:+.3f}<extra></extra>",
-        )
-    )
-    figure.update_layout(
-        title="Words that moved the prediction most",
-        xaxis={
-            "title": "P(positive) with the word - P(positive) without it",
+            ]
+        },
+        "hovertemplate": "%{y}: %{x:+.3f}<extra></extra>",
+    }
+    layout = {
+        "title": {"text": "Words that moved the prediction most"},
+        "xaxis": {
+            "title": {"text": "P(positive) with the word - P(positive) without it"},
             "exponentformat": "e",
         },
-        yaxis={"type": "category"},
-        height=140 + 22 * len(chosen),
-        margin={"l": 10, "r": 10, "t": 50, "b": 40},
-    )
-    return figure
+        "yaxis": {"type": "category"},
+        "height": 140 + 22 * len(chosen),
+        "margin": {"l": 10, "r": 10, "t": 50, "b": 40},
+    }
+    return common.plain_figure([bars], layout)
 
 
 def gates_chart(words: list[str], reading: explain.Reading) -> go.Figure:
-    """Mean gates of each direction and the readings' verdicts, word by word."""
+    """Mean gates of each direction and the readings' verdicts, word by word.
+
+    One panel per reading and one for the verdicts, stacked on one shared
+    word axis (one x axis, a y axis per panel).
+    """
     positions = np.arange(1, reading.length + 1)
     hover_words = [html.escape(word) for word in words[: reading.length]]
     two_way = reading.backward is not None
@@ -413,113 +416,134 @@ def gates_chart(words: list[str], reading: explain.Reading) -> go.Figure:
     if two_way:
         titles.append("Backward reading (right to left): mean gates over its units")
     titles.append("Sentiment so far: what each reading would say after this word")
-    figure = make_subplots(
-        rows=rows,
-        cols=1,
-        shared_xaxes=True,
-        subplot_titles=titles,
-        vertical_spacing=0.08,
-    )
+    spacing = 0.08
+    panel = (1 - spacing * (rows - 1)) / rows
+    # (bottom, top) of each panel, top panel first
+    domains = [
+        (1 - row * (panel + spacing) - panel, 1 - row * (panel + spacing))
+        for row in range(rows)
+    ]
+    axis_names = ["y"] + [f"y{row + 1}" for row in range(1, rows)]
+    data = []
 
     def line(row, values, name, colour, dash=None, legend=True):
-        figure.add_trace(
-            go.Scatter(
-                x=positions,
-                y=values,
-                name=name,
-                legendgroup=name,
-                showlegend=legend,
-                line={"color": colour, "dash": dash, "width": 1.8},
-                customdata=hover_words,
-                hovertemplate="word %{x}: %{customdata}<br>%{y:.3f}<extra>"
-                + name
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "x": positions,
+                "y": values,
+                "yaxis": axis_names[row],
+                "name": name,
+                "legendgroup": name,
+                "showlegend": legend,
+                "line": {"color": colour, "dash": dash or "solid", "width": 1.8},
+                "customdata": hover_words,
+                "hovertemplate": "word %{x}: %{customdata}<br>%{y:.3f}<extra>"
+                + html.escape(name)
                 + "</extra>",
-            ),
-            row=row,
-            col=1,
+            }
         )
 
-    traces = [(1, reading.forward)]
+    traces = [(0, reading.forward)]
     if two_way:
-        traces.append((2, reading.backward))
+        traces.append((1, reading.backward))
     for row, trace in traces:
-        first = row == 1
-        line(
-            row,
-            trace.update_gate[0].mean(axis=1),
-            "update gate z",
-            UPDATE_COLOUR,
-            legend=first,
-        )
-        line(
-            row,
-            trace.reset_gate[0].mean(axis=1),
-            "reset gate r",
-            RESET_COLOUR,
-            legend=first,
-        )
-        figure.update_yaxes(title_text="gate (0-1)", range=[0, 1], row=row, col=1)
-
-    line(rows, reading.forward_so_far, "forward reading's verdict", "#444")
+        first = row == 0
+        update = trace.update_gate[0].mean(axis=1)
+        reset = trace.reset_gate[0].mean(axis=1)
+        line(row, update, "update gate z", UPDATE_COLOUR, legend=first)
+        line(row, reset, "reset gate r", RESET_COLOUR, legend=first)
+    last = rows - 1
+    line(last, reading.forward_so_far, "forward reading's verdict", "#444")
     if two_way:
         line(
-            rows,
+            last,
             reading.backward_so_far,
             "backward reading's verdict",
             "#444",
             dash="dot",
         )
-    figure.add_hline(
-        y=0.5, line={"color": "#999", "width": 1, "dash": "dash"}, row=rows, col=1
-    )
-    figure.update_yaxes(title_text="P(positive)", range=[0, 1], row=rows, col=1)
-    figure.update_xaxes(title_text="word position in the review", row=rows, col=1)
+
+    layout = {
+        "height": 260 * rows,
+        "margin": {"l": 10, "r": 10, "t": 70, "b": 10},
+        "legend": {"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
+        "hovermode": "x unified",
+        "xaxis": {
+            "anchor": axis_names[last],
+            "title": {"text": "word position in the review"},
+        },
+        "annotations": [
+            {
+                "text": title,
+                "xref": "paper",
+                "yref": "paper",
+                "x": 0.5,
+                "y": top,
+                "xanchor": "center",
+                "yanchor": "bottom",
+                "showarrow": False,
+                "font": {"size": 14},
+            }
+            for title, (_, top) in zip(titles, domains)
+        ],
+        "shapes": [
+            {
+                "type": "line",
+                "xref": "paper",
+                "x0": 0,
+                "x1": 1,
+                "yref": axis_names[last],
+                "y0": 0.5,
+                "y1": 0.5,
+                "line": {"color": "#999", "width": 1, "dash": "dash"},
+            }
+        ],
+    }
     if reading.length <= 40:
-        figure.update_xaxes(
-            tickmode="array",
-            tickvals=positions,
-            ticktext=hover_words,
-            tickangle=-60,
-            row=rows,
-            col=1,
+        layout["xaxis"].update(
+            tickmode="array", tickvals=positions, ticktext=hover_words, tickangle=-60
         )
-    figure.update_layout(
-        height=260 * rows,
-        margin={"l": 10, "r": 10, "t": 70, "b": 10},
-        legend={"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
-        hovermode="x unified",
-    )
-    return figure
+    for row, domain in enumerate(domains):
+        name = "yaxis" if row == 0 else f"yaxis{row + 1}"
+        title = "P(positive)" if row == last else "gate (0-1)"
+        layout[name] = {
+            "domain": list(domain),
+            "range": [0, 1],
+            "title": {"text": title},
+            "anchor": "x",
+        }
+    return common.plain_figure(data, layout)
 
 
 def unit_heatmap(words: list[str], gate: np.ndarray, symbol: str, title: str):
     """One gate of every unit (rows) at every word (columns)."""
     values = gate.T
-    figure = go.Figure(
-        go.Heatmap(
-            z=values,
-            x=np.arange(1, values.shape[1] + 1),
-            zmin=0,
-            zmax=1,
-            colorscale="Blues",
-            colorbar={"title": symbol},
-            customdata=np.tile(
-                np.array([html.escape(w) for w in words[: values.shape[1]]], object),
-                (values.shape[0], 1),
-            ),
-            hovertemplate="word %{x}: %{customdata}<br>unit %{y}: "
-            + symbol
-            + " = %{z:.2f}<extra></extra>",
-        )
-    )
-    figure.update_layout(
-        title=title,
-        xaxis_title="word position in the review",
-        yaxis_title="unit",
-        height=380,
-        margin={"l": 10, "r": 10, "t": 50, "b": 40},
-    )
-    return figure
+    heatmap = {
+        "type": "heatmap",
+        "z": values,
+        "x": np.arange(1, values.shape[1] + 1),
+        "zmin": 0,
+        "zmax": 1,
+        "colorscale": "Blues",
+        "colorbar": {"title": {"text": symbol}},
+        "customdata": np.tile(
+            np.array([html.escape(w) for w in words[: values.shape[1]]], object),
+            (values.shape[0], 1),
+        ),
+        "hovertemplate": "word %{x}: %{customdata}<br>unit %{y}: "
+        + symbol
+        + " = %{z:.2f}<extra></extra>",
+    }
+    layout = {
+        "title": {"text": title},
+        "xaxis": {"title": {"text": "word position in the review"}},
+        "yaxis": {"title": {"text": "unit"}},
+        "height": 380,
+        "margin": {"l": 10, "r": 10, "t": 50, "b": 40},
+    }
+    return common.plain_figure([heatmap], layout)
 
 
 def split_chart(split: explain.DecisionSplit, two_way: bool) -> go.Figure:
@@ -528,29 +552,30 @@ def split_chart(split: explain.DecisionSplit, two_way: bool) -> go.Figure:
     if two_way:
         labels.append("backward reading w_b·h_b")
         values.append(split.backward)
-    figure = go.Figure(
-        go.Waterfall(
-            x=labels + ["logit (the sum)"],
-            y=values + [split.logit],
-            measure=["relative"] * len(values) + ["total"],
-            text=[f"{value:+.3f}" for value in values] + [f"{split.logit:+.3f}"],
-            textposition="outside",
-            increasing={"marker": {"color": POSITIVE_COLOUR}},
-            decreasing={"marker": {"color": NEGATIVE_COLOUR}},
-            totals={"marker": {"color": "#555"}},
-            connector={"line": {"color": "#bbb"}},
-        )
-    )
-    figure.update_layout(
-        title=(
-            f"The logit, part by part: sigmoid({split.logit:+.2f}) = "
-            f"{split.probability:.3f}"
-        ),
-        yaxis_title="contribution to the logit (above 0: positive)",
-        height=380,
-        margin={"l": 10, "r": 10, "t": 50, "b": 40},
-    )
-    return figure
+    waterfall = {
+        "type": "waterfall",
+        "x": labels + ["logit (the sum)"],
+        "y": values + [split.logit],
+        "measure": ["relative"] * len(values) + ["total"],
+        "text": [f"{value:+.3f}" for value in values] + [f"{split.logit:+.3f}"],
+        "textposition": "outside",
+        "increasing": {"marker": {"color": POSITIVE_COLOUR}},
+        "decreasing": {"marker": {"color": NEGATIVE_COLOUR}},
+        "totals": {"marker": {"color": "#555"}},
+        "connector": {"line": {"color": "#bbb"}},
+    }
+    layout = {
+        "title": {
+            "text": (
+                f"The logit, part by part: sigmoid({split.logit:+.2f}) = "
+                f"{split.probability:.3f}"
+            )
+        },
+        "yaxis": {"title": {"text": "contribution to the logit (above 0: positive)"}},
+        "height": 380,
+        "margin": {"l": 10, "r": 10, "t": 50, "b": 40},
+    }
+    return common.plain_figure([waterfall], layout)
 
 
 def explanation(predictor, explainer, tokenized: inference.Tokenized):
@@ -630,11 +655,14 @@ def show_why(predictor, model_name: str, tokenized: inference.Tokenized) -> None
         )
     )
     st.plotly_chart(gates_chart(words, reading), key="playground.gates")
-    with st.expander("Every unit's gates"):
-        st.caption(
-            "The means above hide how differently the units behave: each row is "
-            "one unit of the state, each column a word."
-        )
+    # Drawn only when asked for: two 64-row heat maps are the largest figures
+    # of the page, and most readers never open them.
+    if st.toggle(
+        "Show every unit's gates",
+        key=UNITS_SHOWN_KEY,
+        help="The means above hide how differently the units behave.",
+    ):
+        st.caption("Each row is one unit of the state, each column a word.")
         gate_name = st.radio(
             "Gate",
             ["update gate z", "reset gate r"],

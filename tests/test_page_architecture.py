@@ -1,7 +1,9 @@
 """The Architecture page, run through the app as a student would reach it."""
 
 import dataclasses
+import json
 
+import plotly.graph_objects as go
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
@@ -17,7 +19,7 @@ PAGE = "pages/architecture.py"
 def app(monkeypatch, tmp_path):
     """The app on the Architecture page, with no saved models to load."""
     monkeypatch.setenv("GRU_LAB_MODELS", str(tmp_path))
-    st.cache_data.clear()
+    st.cache_resource.clear()
     at = AppTest.from_file("../streamlit_app.py", default_timeout=60)
     at.switch_page(PAGE)
     at.run()
@@ -57,6 +59,8 @@ def test_lab_values_show_the_labs_counts(app):
     )
     assert not app.error
     assert len(app.get("plotly_chart")) == 2
+    for chart in app.get("plotly_chart"):  # built unvalidated for speed
+        go.Figure(json.loads(chart.proto.spec))  # plotly's full validation
     assert any("appears in no count" in caption.value for caption in app.caption)
 
 
@@ -116,7 +120,7 @@ def test_a_keras_disagreement_is_shown(app, monkeypatch):
         return dataclasses.replace(result, layer_params=counts)
 
     monkeypatch.setattr(keras_check, "count_with_keras", one_parameter_off)
-    st.cache_data.clear()
+    st.cache_resource.clear()
     app.run()
     assert app.error and "Keras disagrees" in app.error[0].value
     assert "dense" in app.error[0].value

@@ -1,5 +1,8 @@
 """The Playground page, run by Streamlit's AppTest on the tiny model."""
 
+import json
+
+import plotly.graph_objects as go
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -95,3 +98,23 @@ def test_the_text_survives_a_visit_to_another_page(page):
     at.switch_page("pages/architecture.py").run()
     at.switch_page("pages/playground.py").run()
     assert at.text_area(key=BOX).value == "A superb film."
+
+
+def test_every_chart_drawn_is_valid_plotly(page):
+    """The page builds its figures unvalidated (for speed): validate them here."""
+    at = type_review(page, "Not boring at all: a wonderful film with a weak end.")
+    at.toggle(key="playground.units_shown").set_value(True).run()
+    assert not at.exception
+    charts = at.get("plotly_chart")
+    keys = {chart.proto.id for chart in charts}
+    assert len(charts) >= 7, keys  # grid, gauge, words, gates, 2 unit maps, split
+    for chart in charts:
+        spec = json.loads(chart.proto.spec)
+        go.Figure(spec)  # plotly's full validation: raises on any wrong property
+        assert spec["data"], chart.proto.id
+
+
+def test_a_wrong_figure_property_is_caught():
+    """The validation above can fail."""
+    with pytest.raises(ValueError):
+        go.Figure({"data": [{"type": "scatter", "colour": "red"}], "layout": {}})

@@ -1,7 +1,10 @@
 """Standardization and vectorization as the model does them."""
 
 import numpy as np
+import pytest
 import tensorflow as tf
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from core import text
 
@@ -61,3 +64,37 @@ def test_words_with_unicode_line_separators_survive_saving(tmp_path):
     keras.Model(review, vectorizer(review)).save(tmp_path / "m.keras")
     loaded = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
     assert loaded.layers[1].get_vocabulary() == vocabulary
+
+
+def _split_with_tensorflow(review: str) -> tuple[str, list[str]]:
+    standardized = text.standardize_review(tf.constant([review]))
+    words = tf.strings.split(standardized)[0].numpy()
+    return standardized.numpy()[0].decode(), [word.decode() for word in words]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            list("aBz09 \t\n\r<>/bBrR!'\"-.,;:?()[]{}_~`#$%&*+=@\\^|")
+            + ["<br />", "<BR/>", "< br >", "don't", "\x0b", "\x0c", "\x1f", "é"]
+        ),
+        max_size=40,
+    ).map("".join)
+)
+def test_split_words_in_python_equals_tensorflow(review):
+    """Plain ASCII takes the Python path, the rest TensorFlow's: same words."""
+    assert text.split_words(review) == _split_with_tensorflow(review)
+
+
+def test_plain_text_takes_the_python_path(monkeypatch):
+    def no_tensorflow(_):
+        raise AssertionError("TensorFlow ops used for plain text")
+
+    monkeypatch.setattr(text, "standardize_review", no_tensorflow)
+    assert text.split_words("It's <br />GREAT, isn't it?") == (
+        "its  great isnt it",
+        ["its", "great", "isnt", "it"],
+    )
+    with pytest.raises(AssertionError):  # other text still goes to TensorFlow
+        text.split_words("café")
