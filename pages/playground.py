@@ -11,6 +11,7 @@ import time
 
 import numpy as np
 import pandas as pd
+import plotly.colors
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -29,6 +30,9 @@ POSITIVE_COLOUR = "#2e9e62"
 NEGATIVE_COLOUR = "#d0473a"
 UPDATE_COLOUR = "#2f6fdf"  # as on the Architecture page
 RESET_COLOUR = "#e07b39"
+# Light for a gate near 0, dark blue near 1, written out: plotly.js' own
+# "Blues" runs the other way round from plotly's Python one.
+GATE_SCALE = plotly.colors.make_colorscale(plotly.colors.sequential.Blues)
 GRID_COLUMNS = 20
 MAX_CUT_SHOWN = 100  # tokens beyond the sequence length drawn in the grid
 MAX_STANDARDIZED_SHOWN = 5_000  # characters of the cleaned text shown
@@ -467,8 +471,8 @@ def gates_chart(words: list[str], reading: explain.Reading) -> go.Figure:
 
     layout = {
         "height": 260 * rows,
-        "margin": {"l": 10, "r": 10, "t": 70, "b": 10},
-        "legend": {"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
+        "margin": {"l": 10, "r": 10, "t": 90, "b": 10},
+        "legend": {"orientation": "h", "x": 0, "y": 1.05, "yanchor": "bottom"},
         "hovermode": "x unified",
         "xaxis": {
             "anchor": axis_names[last],
@@ -526,7 +530,7 @@ def unit_heatmap(words: list[str], gate: np.ndarray, symbol: str, title: str):
         "x": np.arange(1, values.shape[1] + 1),
         "zmin": 0,
         "zmax": 1,
-        "colorscale": "Blues",
+        "colorscale": GATE_SCALE,
         "colorbar": {"title": {"text": symbol}},
         "customdata": np.tile(
             np.array([html.escape(w) for w in words[: values.shape[1]]], object),

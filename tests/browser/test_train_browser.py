@@ -84,12 +84,21 @@ def test_a_second_train_press_is_refused_and_stop_ends_the_run(
     app_page, second_app_page
 ):
     # The first student starts a run long enough to be stopped: the tiny
-    # preset with 20 epochs and patience 10.
+    # preset made as slow as its controls allow - 20 epochs, patience 10, the
+    # largest state, embedding and sequence length, every batch padded to it.
     app_page.open("train")
     page = app_page.page
     choose_tiny_preset(app_page)
-    slide_to_the_end(app_page, "Epochs (at most)")
-    slide_to_the_end(app_page, "Early-stopping patience")
+    for label in (
+        "Epochs (at most)",
+        "Early-stopping patience",
+        "Sequence length (tokens)",
+        "Units per direction",
+        "Embedding size",
+    ):
+        slide_to_the_end(app_page, label)
+    page.get_by_text("More settings").click()  # an expander: no rerun
+    app_page.run(page.get_by_text("Length-bucketed batches (fast path)").click)
     app_page.run(train_button(page).click)
     expect(stop_button(page)).to_be_enabled()  # at once, not after another click
     page.get_by_text(re.compile(r"Epoch \d+ of 20")).first.wait_for(
