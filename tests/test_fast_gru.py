@@ -194,3 +194,25 @@ def _compiled_step(optimizer, variables):
         optimizer.apply(grads, variables)
 
     return step
+
+
+def test_training_through_the_fast_path_follows_keras(
+    tiny_vectorized, tiny_hyperparameters
+):
+    """Same seed, same batches: both paths end with the same history and weights."""
+    from core import training
+
+    hp = tiny_hyperparameters.with_changes(weight_averaging=True)
+    runs = [
+        training.train(hp.with_changes(fast_gru=fast), tiny_vectorized)
+        for fast in (False, True)
+    ]
+    keras_run, fast_run = runs
+    assert len(fast_run.history) == len(keras_run.history) >= 1
+    for keras_epoch, fast_epoch in zip(keras_run.history, fast_run.history):
+        for metric in ("loss", "val_loss"):
+            assert fast_epoch[metric] == pytest.approx(keras_epoch[metric], abs=1e-4)
+    for keras_weight, fast_weight in zip(
+        keras_run.model.get_weights(), fast_run.model.get_weights()
+    ):
+        np.testing.assert_allclose(fast_weight, keras_weight, atol=1e-4)
