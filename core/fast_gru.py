@@ -68,6 +68,12 @@ def supports(recurrent) -> bool:
     return _plain_gru(recurrent)
 
 
+def used_for(hp) -> bool:
+    """Whether training with `hp` (core.config.Hyperparameters) takes this path:
+    the setting is on and the cell is Keras' default GRU."""
+    return hp.fast_gru and hp.cell == "gru" and hp.reset_after
+
+
 def final_state(inputs, recurrent_kernel, recurrent_bias, last):
     """The final state of a GRU over precomputed input products.
 

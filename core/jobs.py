@@ -25,7 +25,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from core import cards, registry, training
+from core import cards, fast_gru, registry, training
 from core import data as data_module
 from core.config import Hyperparameters
 
@@ -133,7 +133,7 @@ def _step_cost(hp: Hyperparameters) -> float:
         relative *= _UNIDIRECTIONAL_COST
     if hp.mask_padding:
         relative *= _MASK_COST
-    if hp.fast_gru and hp.cell == "gru" and hp.reset_after:
+    if fast_gru.used_for(hp):
         relative *= _FAST_GRU_COST
     return _SECONDS_PER_STEP * relative / _MASK_COST
 

@@ -216,3 +216,28 @@ def test_training_through_the_fast_path_follows_keras(
         keras_run.model.get_weights(), fast_run.model.get_weights()
     ):
         np.testing.assert_allclose(fast_weight, keras_weight, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"fast_gru": False},
+        {"cell": "lstm"},
+        {"cell": "simple_rnn"},
+        {"reset_after": False},
+        {"bidirectional": False},
+        {"merge_mode": "ave"},
+    ],
+)
+def test_the_time_estimate_and_the_training_agree_on_the_path(changes):
+    """`used_for` (read by the time estimate) says what `training_model` does."""
+    hp = Hyperparameters(vocab_size=50, sequence_length=12).with_changes(**changes)
+    vectorizer = text.adapt_vectorizer(50, 12, ["a good film", "a bad movie"])
+    trained = model_module.training_model(
+        model_module.build_model(hp, vectorizer), fast=hp.fast_gru
+    )
+    takes_it = any(
+        isinstance(layer, fast_gru.FastRecurrentEncoder) for layer in trained.layers
+    )
+    assert fast_gru.used_for(hp) == takes_it
